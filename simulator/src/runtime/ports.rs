@@ -1,0 +1,98 @@
+//! Port blocks for cases running side by side. A scenario is written in the
+//! seed's terms (6001-6099); each case gets a block of the same size that no
+//! other case in this run uses, and literal ports in its steps are shifted
+//! into it, so `--jobs N` never makes two daemons fight over a port.
+
+use shadowd::ports::PortRange;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+const FIRST: u16 = 20_000;
+const LAST: u16 = 59_999;
+
+#[derive(Default)]
+pub struct PortBlocks {
+    taken: Mutex<BTreeSet<(u16, u16)>>,
+}
+
+/// The blocks of this process. Every run lends from it: two runs side by
+/// side in one process (tests do that) would otherwise both find the same
+/// block bindable before either daemon bound a port of it.
+static SHARED: PortBlocks = PortBlocks::new();
+
+/// A block lent to one case; the mapping from the scenario's ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub written: PortRange,
+    pub real: PortRange,
+}
+
+impl Block {
+    /// The real port for a port as written in the scenario.
+    pub fn map(&self, port: u16) -> u16 {
+        if self.written.contains(port) {
+            self.real.first + (port - self.written.first)
+        } else {
+            port
+        }
+    }
+}
+
+impl PortBlocks {
+    pub const fn new() -> Self {
+        PortBlocks { taken: Mutex::new(BTreeSet::new()) }
+    }
+
+    /// The process-wide blocks every [`super::run`] lends from.
+    pub fn shared() -> &'static PortBlocks {
+        &SHARED
+    }
+
+    /// A block of `written.len()` ports, all bindable now and not lent out.
+    pub fn lend(&self, written: PortRange) -> Option<Block> {
+        let len = written.len() as u16;
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        let mut start = FIRST + (std::process::id() % 1000) as u16 * 20;
+        let mut tried = 0u32;
+        while tried < 4000 {
+            let end = start.checked_add(len - 1)?;
+            if end > LAST {
+                start = FIRST;
+                continue;
+            }
+            tried += 1;
+            let overlaps = taken.iter().any(|&(a, b)| start <= b && a <= end);
+            if !overlaps && (start..=end).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()) {
+                taken.insert((start, end));
+                return Some(Block { written, real: PortRange { first: start, last: end } });
+            }
+            start = end.saturating_add(1);
+        }
+        None
+    }
+
+    pub fn give_back(&self, block: Block) {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        taken.remove(&(block.real.first, block.real.last));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_do_not_overlap_and_map_ports() {
+        let blocks = PortBlocks::default();
+        let a = blocks.lend("6001-6099".parse().unwrap()).unwrap();
+        let b = blocks.lend("6001-6099".parse().unwrap()).unwrap();
+        assert_eq!(a.real.len(), 99);
+        assert!(a.real.last < b.real.first || b.real.last < a.real.first);
+        assert_eq!(a.map(6001), a.real.first);
+        assert_eq!(a.map(6099), a.real.last);
+        assert_eq!(a.map(80), 80, "ports outside the range stay");
+        blocks.give_back(a);
+        blocks.give_back(b);
+        assert!(blocks.taken.lock().unwrap().is_empty());
+    }
+}
