@@ -120,6 +120,30 @@ steps:
     );
 }
 
+/// When the daemon refused the request, the consent step that waited in
+/// vain for a dialog says so — the refusal, not only "no dialog" (the CI
+/// failure that a lost shadow port caused was unreadable without it).
+#[test]
+fn a_missing_dialog_names_the_refusal_that_explains_it() {
+    let cases = load(
+        "refused-then-consent",
+        r#"
+sessions: [{id: alice, screen: 320x200}]
+daemon: {registry: {EnableSessionShadowing: 0}}
+steps:
+  - request: {as: anna, session: alice}
+  - consent: {session: alice, key: y, within: 1s}
+"#,
+    );
+    let case = run_standin(cases, Misbehaviour::None).remove(0);
+    assert_eq!(case.status, Status::Failed, "{}", explain(&case));
+    let failed = case.steps.iter().find(|s| s.status == Status::Failed).expect("a failed step");
+    assert_eq!(failed.kind, "consent", "{}", explain(&case));
+    let message = failed.message.as_deref().unwrap_or("");
+    assert!(message.contains("no consent dialog"), "{message}");
+    assert!(message.contains("already refused the request (anna: 403 shadowing_disabled"), "{message}");
+}
+
 #[test]
 fn expect_no_input_catches_forwarded_input() {
     proves(

@@ -3,20 +3,62 @@
 
 use std::net::TcpListener;
 
-/// `n` consecutive ports that are all bindable now, as "FIRST-LAST". Tests
-/// running in parallel each get their own block, so none sees another's
-/// shadows in its range.
+/// Where test port blocks may lie: never inside the kernel's ephemeral
+/// range, because every outgoing connection on the machine (a browser, a
+/// test's HTTP client, websockify dialling x11vnc) takes its local port from
+/// there — a block overlapping it can lose a shadow port to a stranger's
+/// connection at any moment, and the 99-shadow cases then see `no_free_port`
+/// one port early.
+pub const LOWEST: u16 = 20_000;
+pub const HIGHEST: u16 = 65_000;
+
+/// The widest stretch of [`LOWEST`]..=[`HIGHEST`] outside the ephemeral range
+/// `ip_local_port_range` ("32768\t60999"), as (first, last). Pure; an
+/// unreadable or odd value falls back to the kernel's default range.
+pub fn span_outside_ephemeral(ip_local_port_range: &str) -> (u16, u16) {
+    let mut nums = ip_local_port_range.split_whitespace().filter_map(|n| n.parse::<u16>().ok());
+    let (lo, hi) = match (nums.next(), nums.next()) {
+        (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
+        _ => (32_768, 60_999),
+    };
+    let below = (LOWEST, lo.saturating_sub(1).min(HIGHEST));
+    let above = (hi.saturating_add(1).max(LOWEST), HIGHEST);
+    let width = |(a, b): (u16, u16)| if b >= a { u32::from(b - a) + 1 } else { 0 };
+    let best = if width(below) >= width(above) { below } else { above };
+    // An ephemeral range covering everything leaves no safe stretch; the
+    // blocks are still checked for bindability, which is the best left.
+    if width(best) == 0 {
+        (LOWEST, HIGHEST)
+    } else {
+        best
+    }
+}
+
+/// [`span_outside_ephemeral`] for this machine.
+pub fn test_port_span() -> (u16, u16) {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    span_outside_ephemeral(&range)
+}
+
+/// `n` consecutive ports that are all bindable now, as (first, last), inside
+/// [`test_port_span`]. Tests running in parallel each get their own block,
+/// so none sees another's shadows in its range.
+///
+/// Panics when no such block exists (the span is full), naming the span.
 pub fn free_block(n: u16) -> (u16, u16) {
-    let seed = std::process::id() as u64
-        ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64);
-    let mut start = 20_000 + (seed % 2000) as u16 * 10;
-    loop {
-        let ok = (start..start + n).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok());
-        if ok {
+    let (low, high) = test_port_span();
+    let slots = (u32::from(high - low) + 1) / u32::from(n.max(10));
+    assert!(slots > 0, "no room for {n} ports in {low}-{high}");
+    let seed =
+        std::process::id() ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let first_slot = seed % slots;
+    for k in 0..slots {
+        let start = low + (((first_slot + k) % slots) * u32::from(n.max(10))) as u16;
+        if (start..=start + (n - 1)).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()) {
             return (start, start + n - 1);
         }
-        start = if start > 60_000 { 20_000 } else { start + n.max(10) };
     }
+    panic!("no {n} consecutive free ports in {low}-{high} (outside the ephemeral range)");
 }
 
 pub fn range_string((a, b): (u16, u16)) -> String {
@@ -43,5 +85,34 @@ impl PortHog {
 
     pub fn ports(&self) -> Vec<u16> {
         self.listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.port()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_span_avoids_the_ephemeral_range() {
+        assert_eq!(span_outside_ephemeral("32768\t60999\n"), (20_000, 32_767));
+        // A low ephemeral range leaves the top.
+        assert_eq!(span_outside_ephemeral("1024 40000"), (40_001, 65_000));
+        // Garbage: the kernel's default is assumed.
+        assert_eq!(span_outside_ephemeral(""), (20_000, 32_767));
+        assert_eq!(span_outside_ephemeral("9 8"), (20_000, 32_767));
+        // Everything ephemeral: nothing to avoid it with.
+        assert_eq!(span_outside_ephemeral("1024 65535"), (LOWEST, HIGHEST));
+    }
+
+    #[test]
+    fn free_blocks_lie_outside_this_machines_ephemeral_range() {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let mut nums = range.split_whitespace().map(|n| n.parse::<u16>().unwrap());
+        let (lo, hi) = (nums.next().unwrap(), nums.next().unwrap());
+        for _ in 0..20 {
+            let (a, b) = free_block(99);
+            assert_eq!(b - a, 98);
+            assert!(b < lo || a > hi, "block {a}-{b} overlaps the ephemeral range {lo}-{hi}");
+        }
     }
 }

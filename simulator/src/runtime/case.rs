@@ -48,7 +48,11 @@ pub async fn run_case(case: &Case, env: &Env<'_>, repetition: u32) -> CaseResult
     }
     let Some(block) = env.blocks.lend(case.daemon.ports) else {
         result.status = Status::Failed;
-        result.message = Some(format!("no free block of {} ports for this case", case.daemon.ports.len()));
+        let (first, last) = crate::drivers::ports::test_port_span();
+        result.message = Some(format!(
+            "no free block of {} ports for this case in {first}-{last} (the ports outside the kernel's ephemeral range)",
+            case.daemon.ports.len()
+        ));
         return result;
     };
     match setup(case, env, block).await {

@@ -7,9 +7,6 @@ use shadowd::ports::PortRange;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-const FIRST: u16 = 20_000;
-const LAST: u16 = 59_999;
-
 #[derive(Default)]
 pub struct PortBlocks {
     taken: Mutex<BTreeSet<(u16, u16)>>,
@@ -52,14 +49,19 @@ impl PortBlocks {
     pub fn lend(&self, written: PortRange) -> Option<Block> {
         let len = written.len() as u16;
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        let mut start = FIRST + (std::process::id() % 1000) as u16 * 20;
+        // Outside the ephemeral range: see `drivers::ports::LOWEST`.
+        let (first, last) = crate::drivers::ports::test_port_span();
+        let room = u32::from(last - first) + 1;
+        let mut start = first + ((std::process::id() % 1000) * 20 % room) as u16;
         let mut tried = 0u32;
         while tried < 4000 {
-            let end = start.checked_add(len - 1)?;
-            if end > LAST {
-                start = FIRST;
+            let Some(end) = start.checked_add(len - 1).filter(|&e| e <= last) else {
+                if start == first {
+                    return None;
+                }
+                start = first;
                 continue;
-            }
+            };
             tried += 1;
             let overlaps = taken.iter().any(|&(a, b)| start <= b && a <= end);
             if !overlaps && (start..=end).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()) {
@@ -87,6 +89,10 @@ mod tests {
         let a = blocks.lend("6001-6099".parse().unwrap()).unwrap();
         let b = blocks.lend("6001-6099".parse().unwrap()).unwrap();
         assert_eq!(a.real.len(), 99);
+        let (first, last) = crate::drivers::ports::test_port_span();
+        for block in [a, b] {
+            assert!(first <= block.real.first && block.real.last <= last, "{block:?} outside {first}-{last}");
+        }
         assert!(a.real.last < b.real.first || b.real.last < a.real.first);
         assert_eq!(a.map(6001), a.real.first);
         assert_eq!(a.map(6099), a.real.last);

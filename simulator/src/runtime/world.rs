@@ -40,7 +40,11 @@ impl Session {
 }
 
 pub enum Request {
-    Pending(tokio::task::JoinHandle<Result<std::result::Result<Grant, ApiFailure>>>),
+    /// Asked for the daemon's session `session`; the task holds the HTTP call.
+    Pending {
+        session: String,
+        task: tokio::task::JoinHandle<Result<std::result::Result<Grant, ApiFailure>>>,
+    },
     Done(std::result::Result<Grant, ApiFailure>),
 }
 
@@ -119,8 +123,8 @@ impl World {
         within: std::time::Duration,
     ) -> Result<&std::result::Result<Grant, ApiFailure>> {
         let entry = self.requests.get_mut(client).ok_or_else(|| anyhow!("{client} has made no request"))?;
-        if let Request::Pending(handle) = entry {
-            let answer = tokio::time::timeout(within, handle)
+        if let Request::Pending { task, .. } = entry {
+            let answer = tokio::time::timeout(within, task)
                 .await
                 .map_err(|_| anyhow!("{client}'s request got no answer within {within:?}"))?
                 .map_err(|e| anyhow!("{client}'s request task failed: {e}"))??;
@@ -128,8 +132,29 @@ impl World {
         }
         match entry {
             Request::Done(a) => Ok(a),
-            Request::Pending(_) => unreachable!("resolved above"),
+            Request::Pending { .. } => unreachable!("resolved above"),
         }
+    }
+
+    /// Requests for daemon session `session` that have already been
+    /// refused, as "client: failure" lines. A step waiting for something
+    /// the daemon will never do (a dialog after a refusal) says why with it.
+    pub async fn refusals_for(&mut self, session: &str) -> Vec<String> {
+        let finished: Vec<String> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| matches!(r, Request::Pending { session: s, task } if s == session && task.is_finished()))
+            .map(|(client, _)| client.clone())
+            .collect();
+        let mut out = Vec::new();
+        for client in finished {
+            match self.answer(&client, std::time::Duration::from_secs(1)).await {
+                Ok(Err(failure)) => out.push(format!("{client}: {failure}")),
+                Ok(Ok(_)) => {}
+                Err(e) => out.push(format!("{client}: {e:#}")),
+            }
+        }
+        out
     }
 
     pub async fn grant(&mut self, client: &str, within: std::time::Duration) -> Result<Grant> {
@@ -156,8 +181,8 @@ impl World {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), v.viewer.close()).await;
         }
         for (_, r) in std::mem::take(&mut self.requests) {
-            if let Request::Pending(h) = r {
-                h.abort();
+            if let Request::Pending { task, .. } = r {
+                task.abort();
             }
         }
         self.target.shutdown().await;

@@ -21,8 +21,9 @@ pub async fn request(w: &mut World, s: &RequestStep) -> Result<()> {
         (None, None) => bail!("request needs `session` or `session_id`"),
     };
     let (director, admin) = (w.director.clone(), s.admin_name());
-    let handle = tokio::spawn(async move { director.request_shadow(&id, &admin).await });
-    w.requests.insert(s.client.clone(), Request::Pending(handle));
+    let session = id.clone();
+    let task = tokio::spawn(async move { director.request_shadow(&id, &admin).await });
+    w.requests.insert(s.client.clone(), Request::Pending { session, task });
     if s.wait {
         w.answer(&s.client, Duration::from_secs(120)).await?;
     }

@@ -18,7 +18,19 @@ pub async fn consent(w: &mut World, s: &ConsentStep) -> Result<()> {
     let display = w.session(&s.session)?.display()?;
     let within = s.within.as_std();
     let d = display.clone();
-    let window = blocking(move || consent::wait_for_dialog(&d, within)).await?;
+    let window = match blocking(move || consent::wait_for_dialog(&d, within)).await {
+        Ok(window) => window,
+        Err(e) => {
+            // The usual reason no dialog came: the daemon refused the
+            // request before asking; say so rather than only "no dialog".
+            let id = w.session(&s.session)?.id.clone();
+            let refused = w.refusals_for(&id).await;
+            if refused.is_empty() {
+                return Err(e);
+            }
+            return Err(anyhow!("{e:#}; the daemon had already refused the request ({})", refused.join("; ")));
+        }
+    };
     match s.action() {
         ConsentAction::Ignore => Ok(()),
         ConsentAction::Click(answer) => {
