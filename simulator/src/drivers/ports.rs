@@ -46,19 +46,26 @@ pub fn test_port_span() -> (u16, u16) {
 ///
 /// Panics when no such block exists (the span is full), naming the span.
 pub fn free_block(n: u16) -> (u16, u16) {
-    let (low, high) = test_port_span();
-    let slots = (u32::from(high - low) + 1) / u32::from(n.max(10));
-    assert!(slots > 0, "no room for {n} ports in {low}-{high}");
     let seed =
         std::process::id() ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let first_slot = seed % slots;
-    for k in 0..slots {
-        let start = low + (((first_slot + k) % slots) * u32::from(n.max(10))) as u16;
-        if (start..=start + (n - 1)).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()) {
-            return (start, start + n - 1);
-        }
-    }
-    panic!("no {n} consecutive free ports in {low}-{high} (outside the ephemeral range)");
+    bindable_block(n, seed, |_, _| true).unwrap_or_else(|| {
+        let (low, high) = test_port_span();
+        panic!("no {n} consecutive free ports in {low}-{high} (outside the ephemeral range)")
+    })
+}
+
+/// The first block of `n` ports in [`test_port_span`], starting the search
+/// at a slot picked by `seed`, that `acceptable(first, last)` allows and
+/// whose ports are all bindable now. Blocks are aligned to `n` (at least
+/// 10), so searches with different seeds do not straddle each other.
+pub fn bindable_block(n: u16, seed: u32, acceptable: impl Fn(u16, u16) -> bool) -> Option<(u16, u16)> {
+    let (low, high) = test_port_span();
+    let stride = u32::from(n.max(10));
+    let slots = (u32::from(high - low) + 1) / stride;
+    (0..slots)
+        .map(|k| low + (((seed % slots.max(1)) + k) % slots * stride) as u16)
+        .map(|first| (first, first + (n - 1)))
+        .find(|&(a, b)| acceptable(a, b) && (a..=b).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()))
 }
 
 pub fn range_string((a, b): (u16, u16)) -> String {

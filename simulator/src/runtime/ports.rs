@@ -50,27 +50,12 @@ impl PortBlocks {
         let len = written.len() as u16;
         let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         // Outside the ephemeral range: see `drivers::ports::LOWEST`.
-        let (first, last) = crate::drivers::ports::test_port_span();
-        let room = u32::from(last - first) + 1;
-        let mut start = first + ((std::process::id() % 1000) * 20 % room) as u16;
-        let mut tried = 0u32;
-        while tried < 4000 {
-            let Some(end) = start.checked_add(len - 1).filter(|&e| e <= last) else {
-                if start == first {
-                    return None;
-                }
-                start = first;
-                continue;
-            };
-            tried += 1;
-            let overlaps = taken.iter().any(|&(a, b)| start <= b && a <= end);
-            if !overlaps && (start..=end).all(|p| shadowd::ports::listener::bind_shadow_port(p).is_ok()) {
-                taken.insert((start, end));
-                return Some(Block { written, real: PortRange { first: start, last: end } });
-            }
-            start = end.saturating_add(1);
-        }
-        None
+        let seed = std::process::id() % 1000;
+        let (first, last) = crate::drivers::ports::bindable_block(len, seed, |first, last| {
+            !taken.iter().any(|&(a, b)| first <= b && a <= last)
+        })?;
+        taken.insert((first, last));
+        Some(Block { written, real: PortRange { first, last } })
     }
 
     pub fn give_back(&self, block: Block) {
