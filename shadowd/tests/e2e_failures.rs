@@ -89,7 +89,7 @@ fn doctor_passes_each_checkpoint_and_names_the_fix_for_failures() {
     let x = Xvfb::start(64, 64).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = free_block(3);
-    let run = |args: &[&str]| {
+    let run_on = |(a, b): (u16, u16), args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_shadowd"))
             .arg("--registry")
             .arg(dir.path().join("r.reg"))
@@ -104,6 +104,7 @@ fn doctor_passes_each_checkpoint_and_names_the_fix_for_failures() {
             .unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
     };
+    let run = |args: &[&str]| run_on((a, b), args);
     let (ok, out) = run(&[]);
     for line in [
         "PASS x11vnc ≥ 0.9.13: x11vnc 0.9.16",
@@ -115,6 +116,7 @@ fn doctor_passes_each_checkpoint_and_names_the_fix_for_failures() {
         assert!(out.contains(line), "{line:?} missing:\n{out}");
     }
     assert!(out.contains(&format!("PASS free ports in {a}-{b}: 3 of 3 free")), "{out}");
+    assert!(out.contains(&format!("PASS shadow ports outside the ephemeral range: {a}-{b} is outside")), "{out}");
     assert!(out.contains(&format!("PASS X display {} reachable", x.display())), "{out}");
     assert!(ok, "everything passes here:\n{out}");
     // Break things: SSL on with no certificate, ports taken.
@@ -127,6 +129,16 @@ fn doctor_passes_each_checkpoint_and_names_the_fix_for_failures() {
     assert!(out.contains(&format!("FAIL free ports in {a}-{b}")), "{out}");
     assert!(out.contains("FAIL") && out.contains("shadowingcert"), "{out}");
     assert!(out.contains("fix:"), "{out}");
+
+    // A range inside the kernel's ephemeral ports: outgoing connections
+    // can take shadow ports at any moment.
+    let local = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let lo: u16 = local.split_whitespace().next().unwrap().parse().unwrap();
+    let (ok, out) = run_on((lo, lo + 2), &[]);
+    assert!(!ok, "{out}");
+    let line = format!("FAIL shadow ports outside the ephemeral range: 3 of the ports {lo}-{}", lo + 2);
+    assert!(out.contains(&line), "{line:?} missing:\n{out}");
+    assert!(out.contains("ip_local_reserved_ports"), "{out}");
 }
 
 #[tokio::test]

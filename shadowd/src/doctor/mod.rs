@@ -31,6 +31,11 @@ pub fn run(input: &DoctorInput) -> Vec<Check> {
         }), probe::find_rebind_so()),
     ];
     checks.push(free_ports(input.ports, &crate::ports::listener::bindable_ports(input.ports)));
+    checks.push(ephemeral_ports(
+        input.ports,
+        probe::sysctl("net/ipv4/ip_local_port_range").as_deref(),
+        probe::sysctl("net/ipv4/ip_local_reserved_ports").as_deref(),
+    ));
     checks.push(firewall(input.ports, probe::firewall_rules().as_deref()));
     let registry = input.registry.load();
     let use_ssl = match &registry {
@@ -185,6 +190,59 @@ pub fn free_ports(range: crate::ports::PortRange, bindable: &[u16]) -> Check {
     }
 }
 
+/// Shadow ports inside the kernel's ephemeral range (`ip_local_port_range`)
+/// can be taken at any moment as the local port of some outgoing connection;
+/// a shadow then skips to the next port, and the last one is refused with
+/// no_free_port while the range looks free. Ports listed in
+/// `ip_local_reserved_ports` are never handed out that way.
+pub fn ephemeral_ports(range: crate::ports::PortRange, local: Option<&str>, reserved: Option<&str>) -> Check {
+    const NAME: &str = "shadow ports outside the ephemeral range";
+    let Some((lo, hi)) = local.and_then(parse_port_pair) else {
+        return pass(NAME, "net.ipv4.ip_local_port_range unreadable: not checked".into());
+    };
+    let reserved = reserved.map(parse_port_list).unwrap_or_default();
+    let exposed: Vec<u16> =
+        range.iter().filter(|p| (lo..=hi).contains(p) && !reserved.iter().any(|r| r.contains(p))).collect();
+    match (exposed.first(), exposed.last()) {
+        (Some(first), Some(last)) => fail(
+            NAME,
+            format!(
+                "{} of the ports {range} ({first}-{last}) lie in the kernel's ephemeral range {lo}-{hi}: any \
+                 outgoing connection may take one, and shadows then lose ports at random",
+                exposed.len()
+            ),
+            &format!(
+                "choose a --port-range below {lo} (the seed's 6001-6099 is), or reserve the ports: \
+                 sysctl -w net.ipv4.ip_local_reserved_ports={range}"
+            ),
+        ),
+        _ if range.iter().any(|p| (lo..=hi).contains(&p)) => {
+            pass(NAME, format!("{range} overlaps {lo}-{hi} but is reserved (ip_local_reserved_ports)"))
+        }
+        _ => pass(NAME, format!("{range} is outside the ephemeral range {lo}-{hi}")),
+    }
+}
+
+/// "32768\t60999" → (32768, 60999).
+fn parse_port_pair(text: &str) -> Option<(u16, u16)> {
+    let mut nums = text.split_whitespace().map(str::parse::<u16>);
+    match (nums.next(), nums.next()) {
+        (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Some((lo, hi)),
+        _ => None,
+    }
+}
+
+/// "6001-6099,7000" → the ranges listed (unparsable items are left out).
+fn parse_port_list(text: &str) -> Vec<std::ops::RangeInclusive<u16>> {
+    text.trim()
+        .split(',')
+        .filter_map(|item| {
+            let (a, b) = item.split_once('-').unwrap_or((item, item));
+            Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
+        })
+        .collect()
+}
+
 /// Looks for drop/reject rules on ports of the range in `nft list ruleset`
 /// or `iptables-save` output.
 pub fn firewall(range: crate::ports::PortRange, rules: Option<&str>) -> Check {
@@ -288,6 +346,32 @@ mod tests {
         assert!(!old.ok && old.detail.contains("older than 0.9.13"), "{old:?}");
         assert!(!x11vnc_version(None).ok);
         assert!(!x11vnc_version(Some("garbage")).ok);
+    }
+
+    #[test]
+    fn ephemeral_range_verdicts() {
+        let seed: crate::ports::PortRange = "6001-6099".parse().unwrap();
+        let c = ephemeral_ports(seed, Some("32768\t60999\n"), Some("\n"));
+        assert!(c.ok && c.detail.contains("outside the ephemeral range 32768-60999"), "{c:?}");
+
+        let high: crate::ports::PortRange = "40000-40098".parse().unwrap();
+        let c = ephemeral_ports(high, Some("32768\t60999\n"), Some(""));
+        assert!(!c.ok && c.detail.contains("99 of the ports 40000-40098"), "{c:?}");
+        assert!(c.fix.as_deref().unwrap().contains("ip_local_reserved_ports=40000-40098"), "{c:?}");
+
+        // Straddling the start: only the ports inside count.
+        let edge: crate::ports::PortRange = "32760-32770".parse().unwrap();
+        let c = ephemeral_ports(edge, Some("32768 60999"), None);
+        assert!(!c.ok && c.detail.contains("3 of the ports 32760-32770 (32768-32770)"), "{c:?}");
+
+        // Reserved ports are safe; a partial reservation is not enough.
+        let c = ephemeral_ports(high, Some("32768 60999"), Some("1000,40000-40098\n"));
+        assert!(c.ok && c.detail.contains("reserved"), "{c:?}");
+        let c = ephemeral_ports(high, Some("32768 60999"), Some("40000-40050"));
+        assert!(!c.ok && c.detail.contains("48 of the ports"), "{c:?}");
+
+        let c = ephemeral_ports(high, None, None);
+        assert!(c.ok && c.detail.contains("not checked"), "{c:?}");
     }
 
     #[test]
