@@ -7,6 +7,7 @@ mod probe;
 
 pub use crate::tls::Check;
 
+use crate::ports::{ephemeral, PortRange};
 use std::path::{Path, PathBuf};
 
 /// Everything `doctor` looks at.
@@ -33,8 +34,8 @@ pub fn run(input: &DoctorInput) -> Vec<Check> {
     checks.push(free_ports(input.ports, &crate::ports::listener::bindable_ports(input.ports)));
     checks.push(ephemeral_ports(
         input.ports,
-        probe::sysctl("net/ipv4/ip_local_port_range").as_deref(),
-        probe::sysctl("net/ipv4/ip_local_reserved_ports").as_deref(),
+        ephemeral::read(ephemeral::LOCAL_PORT_RANGE).as_deref(),
+        ephemeral::read(ephemeral::RESERVED_PORTS).as_deref(),
     ));
     checks.push(firewall(input.ports, probe::firewall_rules().as_deref()));
     let registry = input.registry.load();
@@ -195,14 +196,14 @@ pub fn free_ports(range: crate::ports::PortRange, bindable: &[u16]) -> Check {
 /// a shadow then skips to the next port, and the last one is refused with
 /// no_free_port while the range looks free. Ports listed in
 /// `ip_local_reserved_ports` are never handed out that way.
-pub fn ephemeral_ports(range: crate::ports::PortRange, local: Option<&str>, reserved: Option<&str>) -> Check {
+pub fn ephemeral_ports(range: PortRange, local: Option<&str>, reserved: Option<&str>) -> Check {
     const NAME: &str = "shadow ports outside the ephemeral range";
-    let Some((lo, hi)) = local.and_then(parse_port_pair) else {
+    let Some(PortRange { first: lo, last: hi }) = local.and_then(ephemeral::parse_local_port_range) else {
         return pass(NAME, "net.ipv4.ip_local_port_range unreadable: not checked".into());
     };
-    let reserved = reserved.map(parse_port_list).unwrap_or_default();
+    let reserved = reserved.map(ephemeral::parse_reserved_ports).unwrap_or_default();
     let exposed: Vec<u16> =
-        range.iter().filter(|p| (lo..=hi).contains(p) && !reserved.iter().any(|r| r.contains(p))).collect();
+        range.iter().filter(|p| (lo..=hi).contains(p) && !reserved.iter().any(|r| r.contains(*p))).collect();
     match (exposed.first(), exposed.last()) {
         (Some(first), Some(last)) => fail(
             NAME,
@@ -221,26 +222,6 @@ pub fn ephemeral_ports(range: crate::ports::PortRange, local: Option<&str>, rese
         }
         _ => pass(NAME, format!("{range} is outside the ephemeral range {lo}-{hi}")),
     }
-}
-
-/// "32768\t60999" → (32768, 60999).
-fn parse_port_pair(text: &str) -> Option<(u16, u16)> {
-    let mut nums = text.split_whitespace().map(str::parse::<u16>);
-    match (nums.next(), nums.next()) {
-        (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => Some((lo, hi)),
-        _ => None,
-    }
-}
-
-/// "6001-6099,7000" → the ranges listed (unparsable items are left out).
-fn parse_port_list(text: &str) -> Vec<std::ops::RangeInclusive<u16>> {
-    text.trim()
-        .split(',')
-        .filter_map(|item| {
-            let (a, b) = item.split_once('-').unwrap_or((item, item));
-            Some(a.trim().parse().ok()?..=b.trim().parse().ok()?)
-        })
-        .collect()
 }
 
 /// Looks for drop/reject rules on ports of the range in `nft list ruleset`

@@ -67,11 +67,6 @@ pub fn find_rebind_so() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.exists())
 }
 
-/// A kernel setting under /proc/sys, e.g. `net/ipv4/ip_local_port_range`.
-pub fn sysctl(path: &str) -> Option<String> {
-    std::fs::read_to_string(Path::new("/proc/sys").join(path)).ok()
-}
-
 /// The host firewall's rules, from nft or iptables-save, if either runs.
 pub fn firewall_rules() -> Option<String> {
     let nft = Command::new("nft").args(["list", "ruleset"]).output().ok().filter(|o| o.status.success());

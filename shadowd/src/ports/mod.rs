@@ -5,6 +5,7 @@
 //! port is taken by some *other* process is only known by trying to bind it,
 //! which `listener` does (IO) and reports back so the pool skips that port.
 
+pub mod ephemeral;
 pub mod listener;
 
 use std::collections::{BTreeMap, BTreeSet};

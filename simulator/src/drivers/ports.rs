@@ -1,6 +1,7 @@
 //! Port blocks for isolated tests, and port hogs (another process holding
 //! shadow ports, as in "a port used by any other process is skipped").
 
+use shadowd::ports::{ephemeral, PortRange};
 use std::net::TcpListener;
 
 /// Where test port blocks may lie: never inside the kernel's ephemeral
@@ -16,11 +17,8 @@ pub const HIGHEST: u16 = 65_000;
 /// `ip_local_port_range` ("32768\t60999"), as (first, last). Pure; an
 /// unreadable or odd value falls back to the kernel's default range.
 pub fn span_outside_ephemeral(ip_local_port_range: &str) -> (u16, u16) {
-    let mut nums = ip_local_port_range.split_whitespace().filter_map(|n| n.parse::<u16>().ok());
-    let (lo, hi) = match (nums.next(), nums.next()) {
-        (Some(lo), Some(hi)) if lo <= hi => (lo, hi),
-        _ => (32_768, 60_999),
-    };
+    let PortRange { first: lo, last: hi } =
+        ephemeral::parse_local_port_range(ip_local_port_range).unwrap_or(ephemeral::KERNEL_DEFAULT);
     let below = (LOWEST, lo.saturating_sub(1).min(HIGHEST));
     let above = (hi.saturating_add(1).max(LOWEST), HIGHEST);
     let width = |(a, b): (u16, u16)| if b >= a { u32::from(b - a) + 1 } else { 0 };
@@ -36,8 +34,7 @@ pub fn span_outside_ephemeral(ip_local_port_range: &str) -> (u16, u16) {
 
 /// [`span_outside_ephemeral`] for this machine.
 pub fn test_port_span() -> (u16, u16) {
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    span_outside_ephemeral(&range)
+    span_outside_ephemeral(&ephemeral::read(ephemeral::LOCAL_PORT_RANGE).unwrap_or_default())
 }
 
 /// `n` consecutive ports that are all bindable now, as (first, last), inside
@@ -113,9 +110,8 @@ mod tests {
 
     #[test]
     fn free_blocks_lie_outside_this_machines_ephemeral_range() {
-        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
-        let mut nums = range.split_whitespace().map(|n| n.parse::<u16>().unwrap());
-        let (lo, hi) = (nums.next().unwrap(), nums.next().unwrap());
+        let text = ephemeral::read(ephemeral::LOCAL_PORT_RANGE).expect("this machine's ip_local_port_range");
+        let PortRange { first: lo, last: hi } = ephemeral::parse_local_port_range(&text).unwrap();
         for _ in 0..20 {
             let (a, b) = free_block(99);
             assert_eq!(b - a, 98);
