@@ -347,8 +347,10 @@ async fn console_explains_denied_timed_out_and_disabled() {
 
     h.d.reg_update("EnableSessionShadowing", 0).unwrap();
     b.click(&shadow, PAGE).await.unwrap();
-    let disabled = wait_phase(&b, "failed", PAGE).await;
-    assert_eq!(disabled.code, "shadowing_disabled");
+    // The page already says "failed" (the timeout): wait for the new code,
+    // not for the phase, or the old state is taken for the answer.
+    let want = console::Expected { phase: Some("failed"), code: Some("shadowing_disabled"), ..Default::default() };
+    let disabled = console::wait(&b, &want, PAGE).await.unwrap();
     assert!(disabled.text.contains("Shadowing is turned off on this host."), "{disabled:?}");
     b.wait_text("#policy", "Shadowing is turned off on this host.", PAGE).await.unwrap();
     b.save_screenshot(&shots(), "d3-console-shadowing-disabled").await.unwrap();

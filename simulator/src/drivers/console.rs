@@ -50,12 +50,18 @@ pub fn row(id: &str) -> String {
     format!("tr[data-session=\"{id}\"]")
 }
 
+/// Phase, code and text read in one script, so they belong to one moment:
+/// read one by one, a page moving from `failed` to `asking` in between gave
+/// "failed" with the new state's empty code.
 pub async fn status(b: &Browser) -> Result<Status> {
-    Ok(Status {
-        phase: b.attr("#status", "data-phase").await?.unwrap_or_default(),
-        code: b.attr("#status", "data-code").await?.unwrap_or_default(),
-        text: b.text("#status").await?,
-    })
+    const READ: &str = "const s = document.querySelector('#status'); \
+                        return s ? [s.dataset.phase || '', s.dataset.code || '', s.innerText] : null;";
+    let v = b.eval(READ, vec![]).await?;
+    let part = |i: usize| v.get(i).and_then(|x| x.as_str()).map(str::to_string);
+    match (part(0), part(1), part(2)) {
+        (Some(phase), Some(code), Some(text)) => Ok(Status { phase, code, text }),
+        _ => Err(anyhow!("the page has no #status element (is it the console?): {v}")),
+    }
 }
 
 /// The whole page's visible text.
