@@ -357,6 +357,37 @@ async fn console_explains_denied_timed_out_and_disabled() {
     b.close().await;
 }
 
+/// The table refreshes on every audit event, but a row that is already in
+/// place stays attached: a row detached between a click's press and release
+/// (appendChild of a row already there did that on each refresh) made
+/// Chromium send the click to the table, and Shadow did nothing — seen as
+/// a console stuck on the previous outcome in the scenario suite.
+#[tokio::test]
+async fn console_rows_stay_attached_while_the_table_refreshes() {
+    let h = Host::start(Pattern::Checkerboard { seed: 4 }, DaemonOptions::default()).await;
+    let b = browser(vec![]).await;
+    open_console(&b, &h, false, "CORP\\anna").await;
+    const WATCH: &str = "const tr = document.querySelector(arguments[0]); \
+                         window.watchedRow = tr; window.detachments = 0; \
+                         new MutationObserver((ms) => { for (const m of ms) \
+                           for (const n of m.removedNodes) if (n === tr) window.detachments++; \
+                         }).observe(tr.parentNode, { childList: true });";
+    b.eval(WATCH, vec![row(&h.id).into()]).await.unwrap();
+
+    // Each of these is a refresh of the table, seen in the row's state.
+    let state = format!("{} td.shadow", row(&h.id));
+    h.grant("CORP\\bob").await;
+    b.wait_text(&state, "waiting for CORP\\bob to connect", PAGE).await.unwrap();
+    h.api.stop_shadow(&h.id).await.unwrap().expect("stopped");
+    b.wait_text(&state, "not shadowed", PAGE).await.unwrap();
+
+    const CHECK: &str = "return [window.detachments, \
+                         document.querySelector(arguments[0]) === window.watchedRow];";
+    let seen = b.eval(CHECK, vec![row(&h.id).into()]).await.unwrap();
+    assert_eq!(seen, serde_json::json!([0, true]), "[times the row was detached, still the same row]");
+    b.close().await;
+}
+
 /// `/shadow/{session}` is the console focused on that session (the link a
 /// Director would give); a link to a session that is not running says so.
 #[tokio::test]

@@ -122,22 +122,25 @@ function render() {
   const busy = state.view && ['asking', 'connecting', 'connected'].includes(state.view.phase);
   const body = $('#sessions tbody');
   const shown = state.focus ? state.sessions.filter((s) => s.id === state.focus) : state.sessions;
-  // Rows are updated in place, not rebuilt: the table refreshes on every
-  // audit event, and a button replaced between press and release would
-  // swallow the administrator's click.
+  // Rows are updated in place, never rebuilt nor moved when already in
+  // place: the table refreshes on every audit event, and a row detached
+  // between press and release (even re-attached at once, as appendChild
+  // does) makes Chromium send the click to the table, not to the button —
+  // the administrator's click on Shadow was lost that way.
   const keep = new Set(shown.map((s) => s.id));
   for (const tr of [...body.rows]) {
     if (!keep.has(tr.dataset.session)) tr.remove();
   }
-  for (const s of shown) {
+  shown.forEach((s, i) => {
     const tr = rowFor(body, s.id);
     tr.className = s.id === state.focus ? 'focused' : '';
     tr.querySelector('td.user').textContent = s.user;
     tr.querySelector('td.display').textContent = s.display;
     tr.querySelector('td.shadow').textContent = shadowState(s.shadow);
     tr.querySelector('button.shadow').disabled = Boolean(busy);
-    body.appendChild(tr); // keeps the daemon's order
-  }
+    // The daemon's order; rows before i are already in it.
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
+  });
   $('#empty').hidden = shown.length > 0;
   $('#empty').textContent = state.focus
     ? `Session ${state.focus} is not running on this host.`
