@@ -57,9 +57,8 @@ pub async fn status(b: &Browser) -> Result<Status> {
     const READ: &str = "const s = document.querySelector('#status'); \
                         return s ? [s.dataset.phase || '', s.dataset.code || '', s.innerText] : null;";
     let v = b.eval(READ, vec![]).await?;
-    let part = |i: usize| v.get(i).and_then(|x| x.as_str()).map(str::to_string);
-    match (part(0), part(1), part(2)) {
-        (Some(phase), Some(code), Some(text)) => Ok(Status { phase, code, text }),
+    match serde_json::from_value::<Option<(String, String, String)>>(v.clone()) {
+        Ok(Some((phase, code, text))) => Ok(Status { phase, code, text }),
         _ => Err(anyhow!("the page has no #status element (is it the console?): {v}")),
     }
 }

@@ -122,11 +122,10 @@ function render() {
   const busy = state.view && ['asking', 'connecting', 'connected'].includes(state.view.phase);
   const body = $('#sessions tbody');
   const shown = state.focus ? state.sessions.filter((s) => s.id === state.focus) : state.sessions;
-  // Rows are updated in place, never rebuilt nor moved when already in
-  // place: the table refreshes on every audit event, and a row detached
-  // between press and release (even re-attached at once, as appendChild
-  // does) makes Chromium send the click to the table, not to the button —
-  // the administrator's click on Shadow was lost that way.
+  // Rows are updated in place and never detached while shown: the table
+  // refreshes on every audit event, and Chromium sends a click whose row
+  // was detached (even re-attached at once) between press and release to
+  // the table, not to the Shadow button.
   const keep = new Set(shown.map((s) => s.id));
   for (const tr of [...body.rows]) {
     if (!keep.has(tr.dataset.session)) tr.remove();
